@@ -102,6 +102,18 @@ pub mod capability_code {
     pub const FOUR_OCTET_AS: u8 = 65;
     pub const ADD_PATH: u8 = 69;
     pub const ENHANCED_ROUTE_REFRESH: u8 = 70;
+    /// Long-Lived Graceful Restart (RFC 9494); kept as `Capability::Unknown`.
+    pub const LONG_LIVED_GRACEFUL_RESTART: u8 = 71;
+    /// FQDN (draft-walton-bgp-hostname-capability); kept as `Capability::Unknown`.
+    pub const FQDN: u8 = 73;
+}
+
+/// OPEN optional parameter types (RFC 5492 §4, RFC 9072 §2).
+pub mod optional_parameter {
+    /// Capabilities (RFC 5492 §4). Type 1 (Authentication) is deprecated (RFC 5492 §4).
+    pub const CAPABILITIES: u8 = 2;
+    /// `Non-Ext OP Type` value that announces the extended format (RFC 9072 §2).
+    pub const EXTENDED_LENGTH: u8 = 255;
 }
 
 /// NOTIFICATION error codes and subcodes (RFC 4271 §4.5, §6; RFC 4486; RFC 7313; RFC 5492).
@@ -113,6 +125,11 @@ pub mod error {
     pub const FSM: u8 = 5;
     pub const CEASE: u8 = 6;
     pub const ROUTE_REFRESH_MESSAGE: u8 = 7;
+    /// Send Hold Timer Expired (RFC 9687).
+    pub const SEND_HOLD_TIMER_EXPIRED: u8 = 8;
+
+    /// The subcode of an error code that has no specific subcode (RFC 4271 §4.5).
+    pub const UNSPECIFIC: u8 = 0;
 
     /// Message Header Error subcodes (RFC 4271 §6.1).
     pub mod header {
@@ -128,6 +145,8 @@ pub mod error {
         pub const UNSUPPORTED_OPTIONAL_PARAMETER: u8 = 4;
         pub const UNACCEPTABLE_HOLD_TIME: u8 = 6;
         pub const UNSUPPORTED_CAPABILITY: u8 = 7;
+        /// Role Mismatch (RFC 9234 §4.2).
+        pub const ROLE_MISMATCH: u8 = 11;
     }
     /// UPDATE Message Error subcodes (RFC 4271 §6.3).
     pub mod update {
@@ -159,6 +178,10 @@ pub mod error {
         pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
         pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
         pub const OUT_OF_RESOURCES: u8 = 8;
+        /// Hard Reset (RFC 8538 §3).
+        pub const HARD_RESET: u8 = 9;
+        /// BFD Down (RFC 9384).
+        pub const BFD_DOWN: u8 = 10;
     }
     /// ROUTE-REFRESH Message Error subcodes (RFC 7313 §5).
     pub mod route_refresh {
