@@ -16,7 +16,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bgpod_bgp::fsm::{Input, Negotiated, Output, Session, SessionConfig, State, Timer};
+use bgpod_bgp::fsm::{
+    resolve_collision_with_asn, Input, Keep, Negotiated, Output, Session, SessionConfig, State,
+    Timer,
+};
 use bgpod_bgp::rib::{Export, PeerId, PeerInfo};
 use bgpod_bgp::wire::iana::error::cease;
 use bgpod_bgp::wire::{
@@ -724,7 +727,7 @@ impl PeerTask {
                         .send(RibEvent::Update {
                             peer: self.spec.id,
                             generation: self.generation,
-                            update,
+                            update: Box::new(update),
                         })
                         .await;
                 }
@@ -788,19 +791,20 @@ impl PeerTask {
         ) {
             return;
         }
+        // The secondary slot only ever holds an incoming connection.
         let main_outgoing = self.main.conn.as_ref().is_some_and(|c| c.outgoing);
-        let sec_outgoing = sec.conn.as_ref().is_some_and(|c| c.outgoing);
-        let keep_outgoing = u32::from(self.spec.router_id) > u32::from(remote_id);
-        let drop_main = if main_outgoing != sec_outgoing {
-            main_outgoing != keep_outgoing
-        } else {
-            // Both from the same side (cannot normally happen): keep the older one.
-            false
-        };
+        let keep = resolve_collision_with_asn(
+            self.spec.router_id,
+            self.spec.local_asn,
+            remote_id,
+            self.spec.config.asn,
+            main_outgoing,
+        );
+        let drop_main = keep == Keep::New;
         info!(
             local_id = %self.spec.router_id,
             %remote_id,
-            kept = if keep_outgoing { "outgoing" } else { "incoming" },
+            kept = if !drop_main && main_outgoing { "outgoing" } else { "incoming" },
             "connection collision resolved (RFC 4271 §6.8)"
         );
         let stop = Input::AutomaticStop(Notification::cease(

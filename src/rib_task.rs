@@ -31,10 +31,11 @@ pub enum RibEvent {
         peer: PeerId,
         generation: u64,
     },
+    /// Boxed: an UPDATE is much larger than the other events.
     Update {
         peer: PeerId,
         generation: u64,
-        update: Update,
+        update: Box<Update>,
     },
     RouteRefresh {
         peer: PeerId,
@@ -139,7 +140,7 @@ pub async fn run(
                         withdrawn = update.withdrawn.len(),
                         "update"
                     );
-                    let changes = rib.update(peer, update);
+                    let changes = rib.update(peer, *update);
                     dispatch(changes, &up, &fib, false);
                 }
             }
@@ -244,7 +245,7 @@ fn routes_view(rib: &Rib, _up: &HashMap<PeerId, PeerSlot>) -> Vec<RouteView> {
             }
         })
         .collect();
-    out.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+    out.sort_by_key(|r| r.prefix);
     out
 }
 
