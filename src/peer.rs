@@ -76,7 +76,7 @@ impl PeerSpec {
             route_refresh: true,
             extended_message: true,
             graceful_restart: None,
-            required_capabilities: Vec::new(),
+            required_capabilities: c.required_capabilities.iter().map(|r| r.code()).collect(),
             idle_hold: self.idle_hold,
             jitter_seed: u64::from(self.id) ^ u64::from(u32::from(self.router_id)) << 16,
         }

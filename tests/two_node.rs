@@ -262,3 +262,62 @@ fn hold_timer_expiry_withdraws_routes() {
         p.last_error
     );
 }
+
+/// A requires the graceful-restart capability, which B does not advertise: A answers B's
+/// OPEN with NOTIFICATION 2/7 Unsupported Capability (RFC 5492 §5) and the session never
+/// comes up, on either side.
+#[test]
+fn missing_required_capability_is_refused_with_2_7() {
+    let t = topo("2n-reqcap");
+    let (a_ip, b_ip) = (addr_of(A_V4), addr_of(B_V4));
+    let a = Bgpod::start(
+        &t.a,
+        "node-a",
+        &node_config(
+            A_V4,
+            A_V6,
+            A_PODS,
+            BgpodPeer::new(b_ip, ASN).require_capability("graceful-restart"),
+        ),
+    );
+    let b = Bgpod::start(
+        &t.b,
+        "node-b",
+        &node_config(B_V4, B_V6, B_PODS, BgpodPeer::new(a_ip, ASN)),
+    );
+    let error_of = |node: &Bgpod, peer| -> Result<String, String> {
+        let p = node.peer(peer)?;
+        p.last_error
+            .clone()
+            .ok_or_else(|| format!("no error yet: {p:?}"))
+    };
+    let sent = wait_until(TIMEOUT, POLL, || {
+        error_of(&a, b_ip).and_then(|e| {
+            if e.contains("sent") && e.contains("Unsupported Capability") {
+                Ok(e)
+            } else {
+                Err(e)
+            }
+        })
+    });
+    let received = wait_until(TIMEOUT, POLL, || {
+        error_of(&b, a_ip).and_then(|e| {
+            if e.contains("received") && e.contains("Unsupported Capability") {
+                Ok(e)
+            } else {
+                Err(e)
+            }
+        })
+    });
+    eprintln!("A: {sent}\nB: {received}");
+    holds_for(Duration::from_secs(2), POLL, || {
+        let (pa, pb) = (a.peer(b_ip)?, b.peer(a_ip)?);
+        if pa.state == "Established" || pb.state == "Established" {
+            Err(format!("session came up: {pa:?} {pb:?}"))
+        } else {
+            Ok(())
+        }
+    });
+    let routes = a.routes().expect("routes");
+    assert!(routes.paths(B_PODS[0]).is_empty(), "A learned B's pods");
+}

@@ -67,6 +67,7 @@ pub(crate) struct RawPeer {
     pub local_address: Option<Field<IpAddr>>,
     pub password: Option<Field<String>>,
     pub connect_retry: Option<Field<u16>>,
+    pub required_capabilities: Option<Spanned<List<crate::RequiredCapability>>>,
 }
 
 /// Reads `text` into the raw types, adding every problem found to `problems`.

@@ -350,3 +350,29 @@ mod tests {
         );
     }
 }
+
+impl FromToml for crate::RequiredCapability {
+    const PLURAL: &'static str = "capability names";
+
+    fn from_toml(value: &Value) -> Result<Self, String> {
+        let names = || {
+            crate::RequiredCapability::ALL
+                .iter()
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match value {
+            Value::String(s) => crate::RequiredCapability::ALL
+                .iter()
+                .find(|(_, n)| n == s)
+                .map(|(c, _)| *c)
+                .ok_or_else(|| format!("unknown capability {s:?}; known: {}", names())),
+            other => Err(format!(
+                "expected a capability name ({}), found {}",
+                names(),
+                describe(other)
+            )),
+        }
+    }
+}

@@ -32,6 +32,7 @@ pub struct BgpodPeer {
     pub multihop: Option<u8>,
     pub description: Option<String>,
     pub export_learned: Option<bool>,
+    pub required_capabilities: Vec<String>,
 }
 
 impl BgpodPeer {
@@ -46,7 +47,13 @@ impl BgpodPeer {
             multihop: None,
             description: None,
             export_learned: None,
+            required_capabilities: Vec::new(),
         }
+    }
+
+    pub fn require_capability(mut self, name: &str) -> Self {
+        self.required_capabilities.push(name.to_string());
+        self
     }
 
     pub fn passive(mut self) -> Self {
@@ -156,6 +163,10 @@ impl BgpodConfig {
             }
             if let Some(v) = p.export_learned {
                 c += &format!("export_learned = {v}\n");
+            }
+            if !p.required_capabilities.is_empty() {
+                let names: Vec<String> = p.required_capabilities.iter().map(|s| q(s)).collect();
+                c += &format!("required_capabilities = [{}]\n", names.join(", "));
             }
         }
         c

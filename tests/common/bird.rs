@@ -30,6 +30,9 @@ pub struct BirdNeighbor {
     /// `multihop N` (BIRD then sends no link-local next hop and resolves next hops
     /// recursively: add `direct` to the config).
     pub multihop: Option<u8>,
+    /// The channels' export clause; `None` is `where source = RTS_STATIC`. A named filter
+    /// (`"filter NAME"`) must be defined in a [`BirdConfig::raw`] snippet.
+    pub export: Option<String>,
 }
 
 impl BirdNeighbor {
@@ -45,6 +48,7 @@ impl BirdNeighbor {
             v6_next_hop: None,
             hold_time: None,
             multihop: None,
+            export: None,
         }
     }
 
@@ -80,6 +84,12 @@ impl BirdNeighbor {
         self
     }
 
+    /// Export with `clause` (`"filter NAME"`, `"where ..."`) instead of the static routes.
+    pub fn export(mut self, clause: &str) -> Self {
+        self.export = Some(clause.to_string());
+        self
+    }
+
     /// The protocol's name in BIRD: `bgp_` and the address with `.`/`:` as `_`.
     pub fn protocol_name(&self) -> String {
         protocol_name(self.address)
@@ -103,6 +113,9 @@ pub struct BirdConfig {
     pub direct: bool,
     /// Add `protocol kernel` exporting everything to the namespace's kernel table.
     pub kernel: bool,
+    /// Raw config text (filters, more `protocol static` blocks with route attributes),
+    /// written after the static routes and before the `protocol bgp` blocks.
+    pub raw: Vec<String>,
 }
 
 impl BirdConfig {
@@ -114,6 +127,7 @@ impl BirdConfig {
             static_routes: Vec::new(),
             direct: false,
             kernel: false,
+            raw: Vec::new(),
         }
     }
 
@@ -125,6 +139,12 @@ impl BirdConfig {
     /// Announce `prefix` (`"10.201.0.0/24"` or `"fd00:201::/64"`).
     pub fn announce(mut self, prefix: &str) -> Self {
         self.static_routes.push(prefix.to_string());
+        self
+    }
+
+    /// Add raw config text (see [`BirdConfig::raw`]).
+    pub fn raw(mut self, text: &str) -> Self {
+        self.raw.push(text.to_string());
         self
     }
 
@@ -155,6 +175,12 @@ impl BirdConfig {
             }
             c += "}\n";
         }
+        for text in &self.raw {
+            c += text;
+            if !text.ends_with('\n') {
+                c += "\n";
+            }
+        }
         for n in &self.neighbors {
             c += &format!("protocol bgp {} {{\n", n.protocol_name());
             match n.local_address {
@@ -172,11 +198,12 @@ impl BirdConfig {
                 c += &format!("  hold time {h};\n  keepalive time {};\n", (h / 3).max(1));
             }
             c += "  connect delay time 1;\n  connect retry time 1;\n  error wait time 1, 2;\n";
+            let export = n.export.as_deref().unwrap_or("where source = RTS_STATIC");
             if n.ipv4 {
-                c += "  ipv4 { import all; export where source = RTS_STATIC; };\n";
+                c += &format!("  ipv4 {{ import all; export {export}; }};\n");
             }
             if n.ipv6 {
-                c += "  ipv6 {\n    import all;\n    export where source = RTS_STATIC;\n";
+                c += &format!("  ipv6 {{\n    import all;\n    export {export};\n");
                 c += "    extended next hop off;\n";
                 if let Some(nh) = n.v6_next_hop {
                     c += &format!("    next hop address {nh};\n");

@@ -90,10 +90,13 @@ pub struct FrrConfig {
     pub router_id: Ipv4Addr,
     pub asn: u32,
     pub neighbors: Vec<FrrNeighbor>,
-    /// `network P` statements (IPv4 and IPv6 mixed; import-check is off).
+    /// `network P` statements (IPv4 and IPv6 mixed; import-check is off), `P` optionally
+    /// followed by `route-map RM`.
     pub networks: Vec<String>,
     /// Run zebra beside bgpd (see the module docs).
     pub zebra: bool,
+    /// Raw config text (route-maps, say), written before `router bgp`.
+    pub raw: Vec<String>,
 }
 
 impl FrrConfig {
@@ -104,6 +107,7 @@ impl FrrConfig {
             neighbors: Vec::new(),
             networks: Vec::new(),
             zebra: false,
+            raw: Vec::new(),
         }
     }
 
@@ -124,6 +128,20 @@ impl FrrConfig {
         self
     }
 
+    /// Announce `prefix` with its attributes set by `route_map` (`network P route-map RM`;
+    /// define the route-map with [`FrrConfig::raw`]).
+    pub fn announce_with_route_map(mut self, prefix: &str, route_map: &str) -> Self {
+        self.networks
+            .push(format!("{prefix} route-map {route_map}"));
+        self
+    }
+
+    /// Add raw config text (see [`FrrConfig::raw`]).
+    pub fn raw(mut self, text: &str) -> Self {
+        self.raw.push(text.to_string());
+        self
+    }
+
     pub fn render(&self, hostname: &str) -> String {
         let mut c = String::new();
         c += "! Written by tests/common/frr.rs\n";
@@ -136,6 +154,12 @@ impl FrrConfig {
                 c += &format!(
                     "route-map NH6-{i} permit 10\n set ipv6 next-hop global {nh}\nexit\n!\n"
                 );
+            }
+        }
+        for text in &self.raw {
+            c += text;
+            if !text.ends_with('\n') {
+                c += "\n";
             }
         }
         c += &format!("router bgp {}\n", self.asn);

@@ -7,7 +7,8 @@ use toml::Spanned;
 
 use super::{asn_zero_message, at_least_one_second, Checker, Got, DEFAULT_PORT};
 use crate::raw::RawPeer;
-use crate::PeerConfig;
+use crate::value::List;
+use crate::{PeerConfig, RequiredCapability};
 
 const DEFAULT_HOLD_TIME: u16 = 90;
 /// Linux `TCP_MD5SIG_MAXKEYLEN`.
@@ -180,6 +181,15 @@ fn peer(
         },
     );
 
+    // TCP-MD5 is parsed and checked, but bgpod does not sign sessions yet: refuse rather than
+    // bring a session up unauthenticated.
+    c.check(
+        &password,
+        &key("password"),
+        |p| p.is_empty() || p.len() > MAX_TCP_MD5_KEY,
+        |_| "TCP-MD5 (RFC 2385) is not supported by this version of bgpod; remove the key".into(),
+    );
+
     let connect_retry = c.optional(raw.connect_retry, &key("connect_retry"));
     c.check(
         &connect_retry,
@@ -187,6 +197,8 @@ fn peer(
         |s| *s >= 1,
         |_| at_least_one_second("connect_retry"),
     );
+
+    let required_capabilities = required_capabilities(c, raw.required_capabilities, &key);
 
     PeerConfig {
         address: address.or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
@@ -201,7 +213,40 @@ fn peer(
         local_address: local_address.get().copied(),
         password: password.get().cloned(),
         connect_retry: connect_retry.get().copied(),
+        required_capabilities,
     }
+}
+
+/// `required_capabilities`: known names, each once.
+fn required_capabilities(
+    c: &mut Checker<'_>,
+    raw: Option<Spanned<List<RequiredCapability>>>,
+    key: &dyn Fn(&str) -> String,
+) -> Vec<RequiredCapability> {
+    let Some(raw) = raw else {
+        return Vec::new();
+    };
+    let span = raw.span();
+    let items = match raw.into_inner().0 {
+        Ok(items) => items,
+        Err(message) => {
+            c.report(span, &key("required_capabilities"), message);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let k = key(&format!("required_capabilities[{i}]"));
+        let Got::Value(cap, span) = c.optional(Some(item), &k) else {
+            continue;
+        };
+        if out.contains(&cap) {
+            c.report(span, &k, format!("{} is listed twice", cap.name()));
+            continue;
+        }
+        out.push(cap);
+    }
+    out
 }
 
 /// What is wrong with a peer address: not unicast, ourselves, or already a peer.
@@ -563,9 +608,37 @@ mod tests {
             "81 bytes",
         );
         assert!(!e.message.contains(&long), "the key is not echoed: {e}");
-        assert!(
-            crate::Config::parse(&peer(&format!("password = \"{}\"\n", "k".repeat(80))), "f")
-                .is_ok()
+        one_error(
+            &peer(&format!("password = \"{}\"\n", "k".repeat(80))),
+            7,
+            12,
+            "peers[0].password",
+            "not supported",
+        );
+    }
+
+    #[test]
+    fn required_capabilities_names_and_duplicates() {
+        let ok = crate::Config::parse(
+            &peer("required_capabilities = [\"graceful-restart\", \"add-path\"]\n"),
+            "f",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let caps = &ok.peers[0].required_capabilities;
+        assert_eq!(caps.iter().map(|c| c.code()).collect::<Vec<_>>(), [64, 69]);
+        one_error(
+            &peer("required_capabilities = [\"route-refresh\", \"bogus\"]\n"),
+            7,
+            43,
+            "peers[0].required_capabilities[1]",
+            "unknown capability \"bogus\"",
+        );
+        one_error(
+            &peer("required_capabilities = [\"add-path\", \"add-path\"]\n"),
+            7,
+            38,
+            "peers[0].required_capabilities[1]",
+            "listed twice",
         );
     }
 
