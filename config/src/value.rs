@@ -255,6 +255,32 @@ impl FromToml for IpNetwork {
     }
 }
 
+impl FromToml for crate::RequiredCapability {
+    const PLURAL: &'static str = "capability names";
+
+    fn from_toml(value: &Value) -> Result<Self, String> {
+        let names = || {
+            crate::RequiredCapability::ALL
+                .iter()
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match value {
+            Value::String(s) => crate::RequiredCapability::ALL
+                .iter()
+                .find(|(_, n)| n == s)
+                .map(|(c, _)| *c)
+                .ok_or_else(|| format!("unknown capability {s:?}; known: {}", names())),
+            other => Err(format!(
+                "expected a capability name ({}), found {}",
+                names(),
+                describe(other)
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,31 +374,5 @@ mod tests {
             PathBuf::from_toml(&s("/run/x.sock")),
             Ok(PathBuf::from("/run/x.sock"))
         );
-    }
-}
-
-impl FromToml for crate::RequiredCapability {
-    const PLURAL: &'static str = "capability names";
-
-    fn from_toml(value: &Value) -> Result<Self, String> {
-        let names = || {
-            crate::RequiredCapability::ALL
-                .iter()
-                .map(|(_, n)| *n)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        match value {
-            Value::String(s) => crate::RequiredCapability::ALL
-                .iter()
-                .find(|(_, n)| n == s)
-                .map(|(c, _)| *c)
-                .ok_or_else(|| format!("unknown capability {s:?}; known: {}", names())),
-            other => Err(format!(
-                "expected a capability name ({}), found {}",
-                names(),
-                describe(other)
-            )),
-        }
     }
 }
