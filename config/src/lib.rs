@@ -2,7 +2,7 @@
 //!
 //! One file (`/etc/bgpod/bgpod.toml` by convention) describes the node: its BGP identity
 //! (`router_id`, `asn`), where it listens, the pod CIDRs it advertises, how learned routes go
-//! into the kernel (`[fib]`) and its neighbours (`[[peers]]`). `docs/configuration.md` is the
+//! into the kernel (`[fib]`) and its neighbours (`[[peers]]`). The README's configuration reference is the
 //! reference for every key; `examples/bgpod.toml` is an annotated example.
 //!
 //! # Design
