@@ -7,13 +7,14 @@
 //! ```
 //!
 //! Each test builds two namespaces joined by a veth with IPv4 and IPv6 addresses, starts
-//! `tcpdump -i IF -w FILE -s 0 -U tcp port 179` on bgpod's side, and runs two eBGP sessions
-//! between bgpod (AS 64512, active) and the other speaker (passive): one over IPv4 carrying
-//! IPv4 and IPv6 unicast, one over IPv6 carrying IPv6 unicast. The other speaker announces
-//! prefixes with communities, large communities, an extended community, a MED and a
-//! prepended AS path, then withdraws one IPv4 and one IPv6 prefix; bgpod announces its pod
-//! CIDRs. Then bgpod gets SIGTERM, so each session ends with its Cease / Administrative
-//! Shutdown, and tcpdump is stopped (SIGTERM, by PID) once the connections are closed.
+//! `tcpdump -i IF -w FILE -s 0 -U --immediate-mode tcp port 179` on bgpod's side, and runs
+//! two eBGP sessions between bgpod (AS 64512, active) and the other speaker (passive): one
+//! over IPv4 carrying IPv4 and IPv6 unicast, one over IPv6 carrying IPv6 unicast. The other
+//! speaker announces prefixes with communities, large communities, an extended community, a
+//! MED and a prepended AS path, then withdraws one IPv4 and one IPv6 prefix; bgpod
+//! announces its pod CIDRs. Then bgpod gets SIGTERM, so each session ends with its Cease /
+//! Administrative Shutdown, and tcpdump is stopped (SIGTERM, by PID) once the connections
+//! are closed and the file has stopped growing. A few seconds, about 5 KB per file.
 //!
 //! The values set here are the ones `bgp/tests/captures.rs` asserts: change both together.
 
@@ -45,7 +46,8 @@ const BIRD_PLAIN: [&str; 2] = ["10.201.0.0/24", "fd00:201::/64"];
 const BIRD_ATTRS: [&str; 2] = ["10.201.1.0/24", "fd00:201:1::/64"];
 const BIRD_GONE: [&str; 2] = ["10.201.9.0/24", "fd00:201:9::/64"];
 
-/// The routes with attributes, and the static protocols `birdc disable` withdraws.
+/// The routes with attributes, the static protocols `birdc disable` withdraws, and the
+/// export filter of both sessions.
 const BIRD_RAW: &str = "\
 protocol static attrs4 {
   ipv4;
@@ -70,6 +72,12 @@ protocol static attrs6 {
 }
 protocol static gone4 { ipv4; route 10.201.9.0/24 blackhole; }
 protocol static gone6 { ipv6; route fd00:201:9::/64 blackhole; }
+# BIRD sends a MED to an eBGP peer only if the export filter sets it.
+filter capture_out {
+  if source != RTS_STATIC then reject;
+  if defined(bgp_med) then bgp_med = bgp_med;
+  accept;
+}
 ";
 
 /// FRR's prefixes: plain, with attributes (route-maps), and withdrawn during the capture.
@@ -111,20 +119,31 @@ struct Topo {
     bgpod: Netns,
     peer: Netns,
     capture: Capture,
-    lab: Lab,
+    _lab: Lab,
 }
 
 fn topo(test: &str) -> Topo {
     let lab = Lab::new(test);
     let bgpod = lab.netns("bgpod");
     let peer = lab.netns("peer");
-    let (bgpod_if, _) = veth_pair(&bgpod, &[BGPOD_V4, BGPOD_V6], &peer, &[PEER_V4, PEER_V6]);
+    let (bgpod_if, peer_if) = veth_pair(&bgpod, &[BGPOD_V4, BGPOD_V6], &peer, &[PEER_V4, PEER_V6]);
+    // The kernel adds the link-local address once the link has carrier. A speaker that starts
+    // before it sends IPv6 routes with its global next hop alone until it learns the address:
+    // wait, so that each capture has the RFC 2545 global + link-local next hops.
+    wait_until(TIMEOUT, POLL, || {
+        let out = peer.ip(&["-6", "addr", "show", "dev", &peer_if, "scope", "link"]);
+        if out.contains("inet6 fe80") && !out.contains("tentative") {
+            Ok(())
+        } else {
+            Err(format!("no link-local address on {peer_if} yet: {out}"))
+        }
+    });
     let capture = Capture::start(&bgpod, &bgpod_if);
     Topo {
         bgpod,
         peer,
         capture,
-        lab,
+        _lab: lab,
     }
 }
 
@@ -135,14 +154,27 @@ struct Capture {
 }
 
 impl Capture {
-    /// Start tcpdump on `ifname` in `ns` and wait until it captures. `-U` writes each packet
-    /// as it comes; `-Z root` keeps tcpdump from switching to a user that cannot write the
-    /// lab directory.
+    /// Start tcpdump on `ifname` in `ns` and wait until it captures. `--immediate-mode` and
+    /// `-U` write each packet as it comes (by default libpcap hands packets over in blocks,
+    /// and those still in the kernel's buffer at SIGTERM are lost); `-Z root` keeps tcpdump
+    /// from switching to a user that cannot write the lab directory.
     fn start(ns: &Netns, ifname: &str) -> Capture {
         let file = ns.file("capture.pcap");
         let file_s = file.to_string_lossy().into_owned();
         let args = [
-            "-i", ifname, "-w", &file_s, "-s", "0", "-U", "-Z", "root", "tcp", "port", "179",
+            "-i",
+            ifname,
+            "-w",
+            &file_s,
+            "-s",
+            "0",
+            "-U",
+            "--immediate-mode",
+            "-Z",
+            "root",
+            "tcp",
+            "port",
+            "179",
         ];
         let proc = ns.spawn("tcpdump", &args, "tcpdump.log");
         wait_until(TIMEOUT, POLL, || {
@@ -178,7 +210,11 @@ impl Capture {
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let dest = dir.join(name);
         std::fs::copy(&self.file, &dest).unwrap_or_else(|e| {
-            panic!("cannot copy {} to {}: {e}", self.file.display(), dest.display())
+            panic!(
+                "cannot copy {} to {}: {e}",
+                self.file.display(),
+                dest.display()
+            )
         });
         eprintln!("wrote {} ({} bytes)", dest.display(), size());
     }
@@ -221,7 +257,10 @@ fn stop_bgpod(bgpod: &Bgpod, ns: &Netns) {
         if conns.is_empty() {
             Ok(())
         } else {
-            Err(format!("BGP connections still open in {}: {conns:?}", ns.name()))
+            Err(format!(
+                "BGP connections still open in {}: {conns:?}",
+                ns.name()
+            ))
         }
     });
 }
@@ -242,20 +281,18 @@ fn capture_bird_bgpod() {
                 .local(bird_ip)
                 .passive()
                 .channels(true, true)
-                .v6_next_hop(v6(PEER_V6)),
+                .v6_next_hop(v6(PEER_V6))
+                .export("filter capture_out"),
         )
         .neighbor(
             BirdNeighbor::new(bgpod_ip6, BGPOD_AS)
                 .local(bird_ip6)
                 .passive()
-                .channels(false, true),
+                .channels(false, true)
+                .export("filter capture_out"),
         );
     let bird = Bird::start(&t.peer, "bird", &config);
-    let bgpod = Bgpod::start(
-        &t.bgpod,
-        "bgpod",
-        &bgpod_config(bird_ip, bird_ip6, BIRD_AS),
-    );
+    let bgpod = Bgpod::start(&t.bgpod, "bgpod", &bgpod_config(bird_ip, bird_ip6, BIRD_AS));
 
     for peer in [bird_ip, bird_ip6] {
         wait_until(TIMEOUT, POLL, || bgpod.established(peer));
@@ -289,8 +326,6 @@ fn capture_bird_bgpod() {
 
     stop_bgpod(&bgpod, &t.bgpod);
     t.capture.finish("bird-bgpod.pcap");
-    drop(bird);
-    let _ = (&t.peer, &t.lab);
 }
 
 /// bgpod ↔ FRR 8.4.4 (bgpd with zebra) → `frr-bgpod.pcap`.
@@ -331,13 +366,14 @@ fn capture_frr_bgpod() {
     for (prefix, nh) in [(PODS[0], bgpod_ip), (PODS[1], bgpod_ip6)] {
         wait_until(TIMEOUT, POLL, || frr.expect_route(prefix, nh, &[BGPOD_AS]));
     }
+    // FRR sends its `network` routes with MED 0 (their IGP metric).
     let plain = [FRR_AS];
-    expect_path(&bgpod, FRR_PLAIN[0], frr_ip, &plain, None);
-    expect_path(&bgpod, FRR_GONE[0], frr_ip, &plain, None);
+    expect_path(&bgpod, FRR_PLAIN[0], frr_ip, &plain, Some(0));
+    expect_path(&bgpod, FRR_GONE[0], frr_ip, &plain, Some(0));
     expect_path(&bgpod, FRR_ATTRS[0], frr_ip, &[FRR_AS; 2], Some(70));
     for source in [frr_ip, frr_ip6] {
-        expect_path(&bgpod, FRR_PLAIN[1], source, &plain, None);
-        expect_path(&bgpod, FRR_GONE[1], source, &plain, None);
+        expect_path(&bgpod, FRR_PLAIN[1], source, &plain, Some(0));
+        expect_path(&bgpod, FRR_GONE[1], source, &plain, Some(0));
         expect_path(&bgpod, FRR_ATTRS[1], source, &[FRR_AS; 3], Some(80));
     }
 
@@ -357,6 +393,4 @@ fn capture_frr_bgpod() {
 
     stop_bgpod(&bgpod, &t.bgpod);
     t.capture.finish("frr-bgpod.pcap");
-    drop(frr);
-    let _ = (&t.peer, &t.lab);
 }
