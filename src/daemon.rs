@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bgpod_bgp::rib::{FibChange, LocalSettings};
+use bgpod_bgp::rib::LocalSettings;
 use bgpod_bgp::wire::iana::error::cease;
 use bgpod_bgp::wire::Notification;
 use bgpod_config::Config;
-use bgpod_fib::{Fib, FibOp, MemoryFib};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -21,6 +20,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::control;
+use crate::fib_task;
 use crate::peer::{self, PeerCommand, PeerHandle, PeerSpec};
 use crate::rib_task::{self, RibEvent};
 use crate::socket;
@@ -92,7 +92,7 @@ pub async fn run(config: Config, path: PathBuf) -> anyhow::Result<()> {
         rib_rx,
         fib_tx,
     ));
-    let fib_task = tokio::spawn(fib_loop(fib_rx));
+    let fib_task = fib_task::start(&config, fib_rx)?;
 
     let by_address: HashMap<IpAddr, mpsc::UnboundedSender<PeerCommand>> =
         peers.iter().map(|p| (p.address, p.tx.clone())).collect();
@@ -113,6 +113,7 @@ pub async fn run(config: Config, path: PathBuf) -> anyhow::Result<()> {
     let control_task = tokio::spawn(control::server::serve(control, shared));
 
     wait_for_shutdown_signal().await?;
+    fib_task.freeze();
     info!("shutting down: sending Cease / Administrative Shutdown to every peer");
     accept_task.abort();
     control_task.abort();
@@ -128,7 +129,7 @@ pub async fn run(config: Config, path: PathBuf) -> anyhow::Result<()> {
     }
     drop(rib_tx);
     rib_task.abort();
-    fib_task.abort();
+    fib_task.shutdown().await;
     control::server::remove(&config.control_socket);
     info!("bgpod stopped");
     Ok(())
@@ -166,27 +167,6 @@ async fn accept_loop(
                 warn!(error = %e, "accept failed; retrying in 100 ms");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
-    }
-}
-
-/// Keeps the best routes the RIB hands over. Kernel installation over rtnetlink replaces the
-/// in-memory table in the next step; until then the routes are held and logged only.
-async fn fib_loop(mut rx: mpsc::UnboundedReceiver<Vec<FibChange>>) {
-    let mut fib = MemoryFib::new();
-    while let Some(changes) = rx.recv().await {
-        let ops: Vec<FibOp> = changes
-            .into_iter()
-            .map(|c| match c {
-                FibChange::Install { prefix, next_hops } => FibOp::Replace { prefix, next_hops },
-                FibChange::Remove { prefix } => FibOp::Delete { prefix },
-            })
-            .collect();
-        for op in &ops {
-            debug!(?op, "best route change");
-        }
-        for e in fib.apply(&ops) {
-            warn!(error = %e, "FIB change not applied");
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod control;
 mod daemon;
+mod fib_task;
 mod lab;
 mod peer;
 mod rib_task;
@@ -65,17 +66,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Build a cluster of bgpod nodes in network namespaces, check that it converges, and
-    /// remove it again (needs root).
+    /// Build a cluster of bgpod nodes in network namespaces, check that every pod reaches
+    /// every other pod, and remove it again (needs root).
     Lab {
         #[command(subcommand)]
         command: Option<LabCommand>,
         /// Number of nodes (2–50).
-        #[arg(long, default_value_t = 3)]
-        nodes: usize,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=50))]
+        nodes: u16,
+        /// iBGP full mesh among the nodes, each also eBGP to a bgpod ToR (the default).
+        #[arg(long, conflicts_with = "tor")]
+        mesh: bool,
+        /// Every node in its own AS, eBGP to the ToR only; the ToR runs bgpod, or BIRD 2 with
+        /// `--tor bird`.
+        #[arg(long, value_name = "ROUTER", num_args = 0..=1, default_missing_value = "bgpod")]
+        tor: Option<lab::TorRouter>,
         /// Leave the lab up; `bgpod lab down` removes it.
         #[arg(long)]
         keep: bool,
+        /// Print every router's sessions, Loc-RIB and kernel routes, and the full ping matrix,
+        /// however many nodes.
+        #[arg(long, short)]
+        verbose: bool,
         /// Give up if the lab has not converged after this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
@@ -122,11 +134,21 @@ fn main() -> ExitCode {
         Command::Lab {
             command: None,
             nodes,
+            mesh: _,
+            tor,
             keep,
+            verbose,
             timeout,
         } => lab::run(lab::LabArgs {
-            nodes,
+            nodes: usize::from(nodes),
+            mode: if tor.is_some() {
+                lab::Mode::Tor
+            } else {
+                lab::Mode::Mesh
+            },
+            tor: tor.unwrap_or(lab::TorRouter::Bgpod),
             keep,
+            verbose,
             timeout: std::time::Duration::from_secs(timeout),
         }),
     };

@@ -81,9 +81,31 @@ pub struct FibConfig {
     pub enabled: bool,
     /// Kernel routing table; default 254 (main); never 0 (unspec) or 255 (local).
     pub table: u32,
-    /// Route protocol number bgpod tags its routes with, to find them again after a restart;
-    /// default 200; never 0 to 4, which the kernel reserves.
+    /// Route protocol number bgpod tags its routes with, to find them again after a restart
+    /// and to tell them from everyone else's; default 179, never 0 to 4 (the kernel's own).
+    ///
+    /// 179 is BGP's TCP port, so it is easy to remember, and no routing software we know of
+    /// tags routes with it: the kernel's `rtnetlink.h` and iproute2's `rt_protos` assign
+    /// 0–4, 8–18, 42, 99 and 186–192; FRR uses 186–198 (`rt_protos.d/frr.conf`, and adds new
+    /// daemons at the end of that block, which is why 200 was too close); BIRD 12; Calico's
+    /// Felix 80 (and 3, `boot`); kube-router 17; Cilium 2 (`kernel`).
     pub protocol: u8,
+    /// Metric (priority) of bgpod's learned routes; default 179, never 0 or 4294967295.
+    /// The kernel keys a route by table, prefix, TOS and metric, and `NLM_F_REPLACE` does not
+    /// look at the protocol: with a metric of its own, bgpod's route never shares its key with
+    /// an operator's route (metric 0 for IPv4, 1024 for IPv6 by default), FRR's (20) or
+    /// BIRD's (32). If such a route exists for the same prefix, the lower metric wins.
+    pub metric: u32,
+    /// Install a blackhole route for each of our pod CIDRs, with metric 4294967295 so that any
+    /// real route for the same prefix wins, so that traffic to an unused pod address is dropped
+    /// here instead of following the default route out (as Calico does); default true.
+    pub blackhole_pod_cidrs: bool,
+    /// Seconds that routes of ours left by a previous run survive at start, giving the peers
+    /// time to announce them again (then they are kept without a flap); default 30.
+    pub sweep_delay: u32,
+    /// Leave bgpod's routes in the kernel on a clean shutdown; default false (they are
+    /// removed, as BIRD does without `persist`).
+    pub retain_on_exit: bool,
 }
 
 impl Default for FibConfig {
@@ -92,6 +114,10 @@ impl Default for FibConfig {
             enabled: true,
             table: validate::DEFAULT_FIB_TABLE,
             protocol: validate::DEFAULT_FIB_PROTOCOL,
+            metric: validate::DEFAULT_FIB_METRIC,
+            blackhole_pod_cidrs: true,
+            sweep_delay: validate::DEFAULT_FIB_SWEEP_DELAY,
+            retain_on_exit: false,
         }
     }
 }
@@ -328,6 +354,10 @@ asn = 64512
                 enabled: true,
                 table: 254,
                 protocol: 200,
+                metric: 179,
+                blackhole_pod_cidrs: true,
+                sweep_delay: 30,
+                retain_on_exit: false,
             },
             peers: vec![PeerConfig {
                 address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
@@ -379,7 +409,11 @@ asn = 64512
             FibConfig {
                 enabled: true,
                 table: 254,
-                protocol: 200
+                protocol: 179,
+                metric: 179,
+                blackhole_pod_cidrs: true,
+                sweep_delay: 30,
+                retain_on_exit: false,
             }
         );
         assert!(config.peers.is_empty());

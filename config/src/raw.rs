@@ -49,6 +49,10 @@ pub(crate) struct RawFib {
     pub enabled: Option<Field<bool>>,
     pub table: Option<Field<u32>>,
     pub protocol: Option<Field<u8>>,
+    pub metric: Option<Field<u32>>,
+    pub blackhole_pod_cidrs: Option<Field<bool>>,
+    pub sweep_delay: Option<Field<u32>>,
+    pub retain_on_exit: Option<Field<bool>>,
 }
 
 /// One `[[peers]]` table; its span is the `[[peers]]` header.
@@ -350,7 +354,18 @@ mod tests {
 
     #[test]
     fn field_lists_come_from_the_derives() {
-        assert_eq!(fields_of::<RawFib>(), ["enabled", "table", "protocol"]);
+        assert_eq!(
+            fields_of::<RawFib>(),
+            [
+                "enabled",
+                "table",
+                "protocol",
+                "metric",
+                "blackhole_pod_cidrs",
+                "sweep_delay",
+                "retain_on_exit"
+            ]
+        );
         assert_eq!(fields_of::<RawConfig>().len(), 12);
         assert!(fields_of::<RawPeer>().contains(&"hold_time"));
     }

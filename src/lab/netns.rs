@@ -3,6 +3,7 @@
 //! Everything created here is recorded so that [`Topology`]'s `Drop` removes it, on success,
 //! on error and after Ctrl-C alike: processes are ended by PID, namespaces deleted by name.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +22,44 @@ pub fn ip(args: &[&str]) -> anyhow::Result<()> {
         bail!(
             "`ip {}` failed: {}",
             args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Run `ip` commands, one per line, in a single `ip -n NS -batch -` process (or in the
+/// current namespace with `ns` `None`, only used for `netns add`).
+pub fn batch(ns: &str, cmds: &[String]) -> anyhow::Result<()> {
+    run_batch(Some(ns), cmds)
+}
+
+fn run_batch(ns: Option<&str>, cmds: &[String]) -> anyhow::Result<()> {
+    let mut command = Command::new("ip");
+    if let Some(ns) = ns {
+        command.args(["-n", ns]);
+    }
+    let mut child = command
+        .args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running `ip` (is iproute2 installed?)")?;
+    let mut script = cmds.join("\n");
+    script.push('\n');
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .context("writing to `ip -batch`")?;
+    }
+    let out = child
+        .wait_with_output()
+        .context("waiting for `ip -batch`")?;
+    if !out.status.success() {
+        bail!(
+            "`ip{} -batch` failed: {}",
+            ns.map(|n| format!(" -n {n}")).unwrap_or_default(),
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
@@ -72,18 +111,12 @@ impl Topology {
         Self::default()
     }
 
-    /// Create a namespace with loopback up and IPv6 DAD off (addresses usable at once).
-    pub fn add_namespace(&mut self, name: &str) -> anyhow::Result<()> {
-        ip(&["netns", "add", name])?;
-        self.namespaces.push(name.to_string());
-        ip(&["-n", name, "link", "set", "lo", "up"])?;
-        for key in [
-            "net.ipv6.conf.all.accept_dad",
-            "net.ipv6.conf.default.accept_dad",
-        ] {
-            exec(name, &["sysctl", "-qw", &format!("{key}=0")])?;
-        }
-        Ok(())
+    /// Create namespaces (in one `ip -batch` run). They are recorded first, so a failure
+    /// halfway still removes the ones that were made.
+    pub fn add_namespaces(&mut self, names: &[String]) -> anyhow::Result<()> {
+        self.namespaces.extend(names.iter().cloned());
+        let cmds: Vec<String> = names.iter().map(|n| format!("netns add {n}")).collect();
+        run_batch(None, &cmds)
     }
 
     /// A scratch directory removed with the topology.
@@ -105,6 +138,8 @@ impl Topology {
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
             .args(cmd)
+            // Plain logs: they are files, read with less and grep.
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err)
@@ -113,6 +148,14 @@ impl Topology {
         let pid = child.id();
         self.children.push((label.to_string(), child));
         Ok(pid)
+    }
+
+    /// The processes started so far: label and PID.
+    pub fn pids(&self) -> Vec<(String, u32)> {
+        self.children
+            .iter()
+            .map(|(l, c)| (l.clone(), c.id()))
+            .collect()
     }
 
     /// Processes that have exited, with their status.
@@ -149,9 +192,18 @@ impl Topology {
             }
         }
         self.children.clear();
-        for ns in self.namespaces.drain(..).rev() {
-            if let Err(e) = ip(&["netns", "del", &ns]) {
-                eprintln!("  could not delete namespace {ns}: {e:#}");
+        // Only those that exist: a failed `add_namespaces` may have made some of them only.
+        let existing = list();
+        let doomed: Vec<String> = self
+            .namespaces
+            .drain(..)
+            .rev()
+            .filter(|ns| existing.contains(ns))
+            .map(|ns| format!("netns del {ns}"))
+            .collect();
+        if !doomed.is_empty() {
+            if let Err(e) = run_batch(None, &doomed) {
+                eprintln!("  could not delete every namespace: {e:#}");
             }
         }
         for d in self.dirs.drain(..) {

@@ -617,6 +617,11 @@ impl PeerTask {
             }
             Output::StateChange { from, to } => self.state_change(which, from, to).await,
             Output::Established(neg) => self.established(which, neg).await,
+            Output::Down(reason) if which == Which::Secondary => {
+                // The colliding connection never carried routes; the peer's session is the
+                // main slot's.
+                debug!(%reason, "colliding connection closed");
+            }
             Output::Down(reason) => {
                 info!(%reason, "session down; withdrawing the peer's routes");
                 if let Ok(mut s) = self.status.lock() {
@@ -701,11 +706,21 @@ impl PeerTask {
             .peer_id()
             .or_else(|| self.main.session.peer_id());
         let Some(remote_id) = remote_id else { return };
-        if !matches!(
-            self.main.session.state(),
-            State::OpenSent | State::OpenConfirm
-        ) {
-            return;
+        let stop = Input::AutomaticStop(Notification::cease(
+            cease::CONNECTION_COLLISION_RESOLUTION,
+            None,
+        ));
+        match self.main.session.state() {
+            State::OpenSent | State::OpenConfirm => {}
+            State::Established => {
+                // RFC 4271 §6.8: "collision with an existing BGP connection that is in the
+                // Established state causes closing of the newly created connection."
+                info!("colliding connection closed: the session is already Established");
+                self.input(Which::Secondary, stop).await;
+                self.secondary = None;
+                return;
+            }
+            _ => return,
         }
         // The secondary slot only ever holds an incoming connection.
         let main_outgoing = self.main.conn.as_ref().is_some_and(|c| c.outgoing);
@@ -723,10 +738,6 @@ impl PeerTask {
             kept = if !drop_main && main_outgoing { "outgoing" } else { "incoming" },
             "connection collision resolved (RFC 4271 §6.8)"
         );
-        let stop = Input::AutomaticStop(Notification::cease(
-            cease::CONNECTION_COLLISION_RESOLUTION,
-            None,
-        ));
         if drop_main {
             let mut old = std::mem::replace(
                 &mut self.main,

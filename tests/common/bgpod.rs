@@ -70,6 +70,24 @@ impl BgpodPeer {
         self.description = Some(text.to_string());
         self
     }
+
+    pub fn export_learned(mut self, on: bool) -> Self {
+        self.export_learned = Some(on);
+        self
+    }
+}
+
+/// `[fib]` keys beyond `enabled`; each is written only when set, so a config stays valid
+/// for a bgpod that does not know the key yet.
+#[derive(Clone, Debug, Default)]
+pub struct BgpodFib {
+    pub table: Option<u32>,
+    pub protocol: Option<u8>,
+    pub metric: Option<u32>,
+    /// Seconds after start before stale routes of ours are removed.
+    pub sweep_delay: Option<u32>,
+    pub blackhole_pod_cidrs: Option<bool>,
+    pub retain_on_exit: Option<bool>,
 }
 
 /// A bgpod config file (TOML).
@@ -83,8 +101,12 @@ pub struct BgpodConfig {
     /// Seconds; 1 in tests so sessions come up fast.
     pub connect_retry: u32,
     pub local_v6_next_hop: Option<Ipv6Addr>,
-    /// `[fib] enabled`; false in these tests.
+    /// `[fib] enabled`; false unless a test asks for kernel routes.
     pub fib_enabled: bool,
+    /// The other `[fib]` keys.
+    pub fib: BgpodFib,
+    pub max_paths: Option<u32>,
+    pub idle_hold: Option<u32>,
     pub peers: Vec<BgpodPeer>,
 }
 
@@ -99,8 +121,65 @@ impl BgpodConfig {
             connect_retry: 1,
             local_v6_next_hop: None,
             fib_enabled: false,
+            fib: BgpodFib::default(),
+            max_paths: None,
+            idle_hold: None,
             peers: Vec::new(),
         }
+    }
+
+    /// `[fib] enabled`.
+    pub fn fib_enabled(mut self, on: bool) -> Self {
+        self.fib_enabled = on;
+        self
+    }
+
+    /// `[fib] protocol`.
+    pub fn fib_protocol(mut self, protocol: u8) -> Self {
+        self.fib.protocol = Some(protocol);
+        self
+    }
+
+    /// `[fib] table`.
+    pub fn fib_table(mut self, table: u32) -> Self {
+        self.fib.table = Some(table);
+        self
+    }
+
+    /// `[fib] metric`.
+    pub fn fib_metric(mut self, metric: u32) -> Self {
+        self.fib.metric = Some(metric);
+        self
+    }
+
+    /// `[fib] sweep_delay` (seconds).
+    pub fn fib_sweep_delay(mut self, secs: u32) -> Self {
+        self.fib.sweep_delay = Some(secs);
+        self
+    }
+
+    /// `[fib] blackhole_pod_cidrs`.
+    pub fn fib_blackhole_pod_cidrs(mut self, on: bool) -> Self {
+        self.fib.blackhole_pod_cidrs = Some(on);
+        self
+    }
+
+    /// `[fib] retain_on_exit`.
+    pub fn fib_retain_on_exit(mut self, on: bool) -> Self {
+        self.fib.retain_on_exit = Some(on);
+        self
+    }
+
+    /// `max_paths` (ECMP width).
+    pub fn max_paths(mut self, n: u32) -> Self {
+        self.max_paths = Some(n);
+        self
+    }
+
+    /// `idle_hold` (seconds).
+    pub fn idle_hold(mut self, secs: u32) -> Self {
+        self.idle_hold = Some(secs);
+        self
     }
 
     pub fn pod_cidr(mut self, cidr: &str) -> Self {
@@ -138,7 +217,33 @@ impl BgpodConfig {
         if let Some(nh) = self.local_v6_next_hop {
             c += &format!("local_v6_next_hop = {}\n", q(&nh.to_string()));
         }
+        if let Some(n) = self.max_paths {
+            c += &format!("max_paths = {n}\n");
+        }
+        if let Some(n) = self.idle_hold {
+            c += &format!("idle_hold = {n}\n");
+        }
         c += &format!("\n[fib]\nenabled = {}\n", self.fib_enabled);
+        let f = &self.fib;
+        let numbers = [
+            ("table", f.table),
+            ("protocol", f.protocol.map(u32::from)),
+            ("metric", f.metric),
+            ("sweep_delay", f.sweep_delay),
+        ];
+        for (key, v) in numbers {
+            if let Some(v) = v {
+                c += &format!("{key} = {v}\n");
+            }
+        }
+        for (key, v) in [
+            ("blackhole_pod_cidrs", f.blackhole_pod_cidrs),
+            ("retain_on_exit", f.retain_on_exit),
+        ] {
+            if let Some(v) = v {
+                c += &format!("{key} = {v}\n");
+            }
+        }
         for p in &self.peers {
             c += "\n[[peers]]\n";
             c += &format!("address = {}\n", q(&p.address.to_string()));
@@ -301,6 +406,22 @@ impl<'a> Bgpod<'a> {
 
     pub fn proc(&self) -> &Proc {
         &self.proc
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// SIGTERM, then wait (10 s at most) for the exit; panics unless it exits 0.
+    #[track_caller]
+    pub fn stop(&self) {
+        self.proc.terminate();
+        let status = self.proc.wait_exit(Duration::from_secs(10));
+        assert!(
+            status.success(),
+            "{}: exited with {status} on SIGTERM",
+            self.name
+        );
     }
 
     pub fn socket(&self) -> &Path {

@@ -5,6 +5,11 @@
 //! Daemons run inside a namespace through `ip netns exec`, with stdout and stderr in a log
 //! file of the lab directory: [`Bird`], [`Frr`] (bgpd alone, without zebra) and [`Bgpod`].
 //!
+//! [`PodNode`] is a container host: a node namespace on the fabric bridge, forwarding on, a
+//! pod bridge and pod namespaces behind it ([`pods`]). [`KernelTable`] reads a namespace's
+//! kernel routes (`ip -j route`) as one routing daemon owns them: one table, one route
+//! protocol number ([`kernel`]).
+//!
 //! Cleanup is by drop guard, on success and on panic alike: a [`Netns`] sends SIGTERM to every
 //! process it started (by PID), SIGKILL after a grace period, then deletes the namespace. The
 //! log directory is removed when the test passes and kept (its path and the tail of every log
@@ -24,17 +29,23 @@
 pub mod bgpod;
 pub mod bird;
 pub mod frr;
+pub mod kernel;
 pub mod lab;
 pub mod netns;
+pub mod pods;
 pub mod wait;
 
 #[allow(unused_imports)] // re-exports: each test binary uses a different subset
 pub use self::{
-    bgpod::{bgpod_query, Bgpod, BgpodConfig, BgpodPeer, PeerStatus, RoutePath, Routes, Status},
+    bgpod::{
+        bgpod_query, Bgpod, BgpodConfig, BgpodFib, BgpodPeer, PeerStatus, RoutePath, Routes, Status,
+    },
     bird::{Bird, BirdConfig, BirdNeighbor, BirdProtocol, BirdRoute},
     frr::{Frr, FrrConfig, FrrNeighbor, FrrRoute},
+    kernel::{kernel_routes, route_get, via, KernelRoute, KernelTable, NextHop},
     lab::Lab,
     netns::{netns_exists, veth_pair, Bridge, Netns, Proc},
+    pods::{enable_forwarding, ping, wait_ping, PodNode},
     wait::{holds_for, wait_until},
 };
 

@@ -19,7 +19,9 @@ mod fib;
 mod peers;
 mod pod_cidrs;
 
-pub(crate) use fib::{DEFAULT_FIB_PROTOCOL, DEFAULT_FIB_TABLE};
+pub(crate) use fib::{
+    DEFAULT_FIB_METRIC, DEFAULT_FIB_PROTOCOL, DEFAULT_FIB_SWEEP_DELAY, DEFAULT_FIB_TABLE,
+};
 
 pub(crate) const DEFAULT_PORT: u16 = 179;
 const DEFAULT_MAX_PATHS: usize = 8;
@@ -624,7 +626,7 @@ keepalive = 100
                 "bgpod.toml:2:7: asn: AS number 0 is reserved and cannot be used (RFC 7607)",
                 "bgpod.toml:3:1: colour: unknown key `colour` at the top level; the keys allowed here are: router_id, asn, listen, port, pod_cidrs, max_paths, control_socket, connect_retry, idle_hold, local_v6_next_hop, fib, peers",
                 "bgpod.toml:4:14: pod_cidrs[0]: 10.244.1.1/24 has host bits set; did you mean 10.244.1.0/24?",
-                "bgpod.toml:7:12: fib.protocol: protocol 2 is reserved by the kernel (0 unspec, 1 redirect, 2 kernel, 3 boot, 4 static); use a number from 5 to 255 that no other routing daemon on this host uses, e.g. 200",
+                "bgpod.toml:7:12: fib.protocol: protocol 2 is reserved by the kernel (0 unspec, 1 redirect, 2 kernel, 3 boot, 4 static); use a number from 5 to 255 that no other routing daemon on this host uses, e.g. 179",
                 "bgpod.toml:8:1: fib.tabel: unknown key `tabel` in [fib]; did you mean `table`?",
                 "bgpod.toml:13:13: peers[0].hold_time: hold time 1 is not allowed; use 0 (no keepalives) or at least 3 (RFC 4271 §4.2)",
                 "bgpod.toml:14:1: peers[0].hold_tme: unknown key `hold_tme` in [[peers]]; did you mean `hold_time`?",
