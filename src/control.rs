@@ -178,11 +178,29 @@ pub mod server {
                 }))
             })
             .collect();
+        let fib = shared.fib.as_ref().map(|r| {
+            let f = r.read();
+            json!({
+                "table": shared.config.fib.table,
+                "protocol": shared.config.fib.protocol,
+                "installed": f.installed,
+                "desired": f.desired,
+                "pending": f.pending,
+                "held": f.held.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                "held_examples": f.held_examples.iter().map(|(p, why)| json!({"prefix": p, "reason": why})).collect::<Vec<_>>(),
+                "errors": f.errors,
+                "recent_errors": f.recent_errors.iter().map(|(p, e)| json!({"prefix": p, "error": e})).collect::<Vec<_>>(),
+                "repairs": f.repairs,
+                "resyncs": f.resyncs,
+                "last_sync_ms": f.last_sync.map(|d| d.as_secs_f64() * 1000.0),
+            })
+        });
         json!({
             "router_id": shared.config.router_id,
             "asn": shared.config.asn,
             "uptime_secs": shared.started.elapsed().as_secs(),
             "peers": peers,
+            "fib": fib,
         })
     }
 }
@@ -259,6 +277,23 @@ pub mod client {
             s(&data["asn"]),
             duration(&data["uptime_secs"])
         );
+        let fib = &data["fib"];
+        if fib.is_null() {
+            println!("kernel routes: not installed ([fib] enabled = false)");
+        } else {
+            let held: u64 = fib["held"]
+                .as_object()
+                .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
+            println!(
+                "kernel routes: {} installed in table {} (proto {}), {} pending, {} held back, {} errors",
+                s(&fib["installed"]),
+                s(&fib["table"]),
+                s(&fib["protocol"]),
+                s(&fib["pending"]),
+                held,
+                s(&fib["errors"])
+            );
+        }
         println!(
             "{:<28} {:>10} {:<12} {:>7} {:>8} {:>8} {:>8}  LAST ERROR",
             "PEER", "AS", "STATE", "UP", "RCVD", "ACCEPTED", "ADVERT"

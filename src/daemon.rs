@@ -36,6 +36,8 @@ pub struct Shared {
     pub started: Instant,
     pub peers: Vec<PeerView>,
     pub rib: mpsc::Sender<RibEvent>,
+    /// The kernel FIB's counters; `None` with `[fib] enabled = false`.
+    pub fib: Option<bgpod_fib::FibStatusReader>,
 }
 
 /// A peer as the control socket sees it.
@@ -108,6 +110,7 @@ pub async fn run(config: Config, path: PathBuf) -> anyhow::Result<()> {
             })
             .collect(),
         rib: rib_tx.clone(),
+        fib: fib_task.status_reader(),
         config: config.clone(),
     });
     let control_task = tokio::spawn(control::server::serve(control, shared));

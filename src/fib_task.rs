@@ -11,8 +11,8 @@ use anyhow::Context;
 use bgpod_bgp::rib::FibChange;
 use bgpod_config::Config;
 use bgpod_fib::{
-    Fib, FibHandle, FibOp, FibStatus, ManagerSettings, MemoryFib, Route, RouteTarget, RouteUpdate,
-    ServiceOptions, WriterOptions,
+    Fib, FibHandle, FibOp, FibStatusReader, ManagerSettings, MemoryFib, Route, RouteTarget,
+    RouteUpdate, ServiceOptions, WriterOptions,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -63,12 +63,10 @@ pub fn start(
 }
 
 impl FibTask {
-    /// The FIB's counters (`None` when routes are kept in memory only).
-    // Not read yet: the control socket's `status` will show it.
-    #[allow(dead_code)]
-    pub fn status(&self) -> Option<FibStatus> {
+    /// Reads the FIB's counters (`None` when routes are kept in memory only).
+    pub fn status_reader(&self) -> Option<FibStatusReader> {
         match self {
-            FibTask::Kernel(h) => Some(h.status()),
+            FibTask::Kernel(h) => Some(h.status_reader()),
             FibTask::Memory(_) => None,
         }
     }

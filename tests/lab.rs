@@ -155,6 +155,13 @@ fn lab_builds_pings_every_pod_and_cleans_up() {
     let n1 = section(&mesh, "n1");
     // Two iBGP sessions and the ToR's.
     assert_eq!(n1.matches("Established").count(), 3, "{n1}");
+    // `bgpod status` reports the FIB: four learned routes and two blackholes, nothing held.
+    assert!(
+        n1.contains(
+            "kernel routes: 6 installed in table 254 (proto 179), 0 pending, 0 held back, 0 errors"
+        ),
+        "{n1}"
+    );
     // The other nodes' pod CIDRs, installed in the kernel with the nodes as next hops.
     for (cidr, via) in [
         ("10.244.2.0/24", "10.99.0.2"),

@@ -45,7 +45,7 @@ pub use error::Error;
 pub use manager::{Counters, FibManager, HoldReason, ManagerSettings, RouteState};
 pub use memory::MemoryFib;
 pub use netlink::{AckMode, NetlinkFib, WriteOutcome, WriterOptions};
-pub use service::{spawn, FibHandle, FibStatus, ServiceOptions};
+pub use service::{spawn, FibHandle, FibStatus, FibStatusReader, ServiceOptions};
 pub use types::{
     Address, FibError, FibOp, KernelEvent, KernelNextHop, KernelRoute, NextHop, Route, RouteTarget,
     RouteUpdate, BLACKHOLE_METRIC,

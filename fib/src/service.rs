@@ -74,6 +74,17 @@ enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
+/// Reads the FIB's counters without going through the FIB thread.
+#[derive(Debug, Clone)]
+pub struct FibStatusReader(Arc<Mutex<FibStatus>>);
+
+impl FibStatusReader {
+    /// The counters as they are now.
+    pub fn read(&self) -> FibStatus {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
 /// The daemon's handle on the FIB thread.
 #[derive(Debug)]
 pub struct FibHandle {
@@ -95,7 +106,12 @@ impl std::fmt::Debug for Command {
 impl FibHandle {
     /// The latest status (refreshed every second while busy and whenever the FIB is idle).
     pub fn status(&self) -> FibStatus {
-        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+        self.status_reader().read()
+    }
+
+    /// A cheap handle that reads the counters from anywhere (the control socket).
+    pub fn status_reader(&self) -> FibStatusReader {
+        FibStatusReader(self.status.clone())
     }
 
     /// What the FIB knows of `prefix`.

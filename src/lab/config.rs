@@ -12,7 +12,7 @@ use super::topology::{Mode, Node, Plan, TOR_ASN, TOR_V4, TOR_V6};
 
 /// The `[fib]` table the lab writes on every bgpod: the main table, bgpod's default protocol.
 const FIB_TABLE: u32 = 254;
-const FIB_PROTOCOL: u8 = 200;
+const FIB_PROTOCOL: u8 = 179;
 
 /// `bgpod.toml` of `node`: its pod CIDRs, the FIB on, and its peers — the other nodes (iBGP)
 /// and the ToR (eBGP) in mesh mode, the ToR alone in ToR mode.
@@ -158,7 +158,7 @@ mod tests {
         );
         assert!(c.peers.iter().all(|p| !p.export_learned));
         assert!(c.fib.enabled);
-        assert_eq!((c.fib.table, c.fib.protocol), (254, 200));
+        assert_eq!((c.fib.table, c.fib.protocol), (254, 179));
         assert_eq!(c.connect_retry, 1);
         assert_eq!(
             c.local_v6_next_hop.map(|a| a.to_string()),

@@ -505,7 +505,7 @@ impl Lab {
         println!(
             "           sudo ip -n {} route show proto {}",
             n1.ns(),
-            self.table.map_or(200, |t| t.protocol)
+            self.table.map_or(179, |t| t.protocol)
         );
         println!(
             "  a pod:   sudo ip netns exec {} ping {}",
