@@ -232,9 +232,9 @@ fn routes_view(rib: &Rib, _up: &HashMap<PeerId, PeerSlot>) -> Vec<RouteView> {
     let mut out: Vec<RouteView> = rib
         .loc_rib()
         .map(|(prefix, paths)| {
-            let best_set = rib.best(prefix).map_or(0, <[Path]>::len);
+            let best_set = rib.best(&prefix).map_or(0, <[Path]>::len);
             RouteView {
-                prefix: *prefix,
+                prefix,
                 paths: paths
                     .iter()
                     .enumerate()

@@ -301,11 +301,12 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::rib::PathData;
     use crate::wire::PathAttributes;
 
     /// An eligible eBGP path from peer `id` in AS `asn` (AS_PATH `[asn]`).
     fn ebgp(id: u32, asn: u32) -> Path {
-        Path {
+        Path::new(PathData {
             source: PathSource::Peer(id),
             peer_address: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8))),
             peer_bgp_id: Ipv4Addr::new(192, 0, 2, id as u8),
@@ -319,18 +320,18 @@ mod tests {
             }),
             next_hop: Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8))),
             eligible: true,
-        }
+        })
     }
 
     fn ibgp(id: u32) -> Path {
         let mut p = ebgp(id, 0);
-        p.ibgp = true;
+        p.make_mut().ibgp = true;
         edit(&mut p, |a| a.as_path = Some(AsPath::default()));
         p
     }
 
     fn local() -> Path {
-        Path {
+        Path::new(PathData {
             source: PathSource::Local,
             peer_address: None,
             peer_bgp_id: Ipv4Addr::new(192, 0, 2, 200),
@@ -342,11 +343,11 @@ mod tests {
             }),
             next_hop: None,
             eligible: true,
-        }
+        })
     }
 
     fn edit(p: &mut Path, f: impl FnOnce(&mut PathAttributes)) {
-        f(Arc::make_mut(&mut p.attrs));
+        f(Arc::make_mut(&mut p.make_mut().attrs));
     }
 
     fn with(mut p: Path, f: impl FnOnce(&mut PathAttributes)) -> Path {
@@ -381,7 +382,7 @@ mod tests {
     #[test]
     fn eligible_beats_unresolvable_next_hop() {
         let mut bad = with(ebgp(1, 65001), |a| a.local_pref = None);
-        bad.eligible = false;
+        bad.make_mut().eligible = false;
         let worse = with(ebgp(2, 65002), |a| a.as_path = seq(&[65002, 1, 2, 3]));
         prefers(&worse, &bad);
         let mut v = vec![bad.clone()];
@@ -470,7 +471,7 @@ mod tests {
     fn ebgp_beats_ibgp() {
         let e = ebgp(2, 65002);
         let mut i = with(ebgp(1, 65002), |_| {});
-        i.ibgp = true;
+        i.make_mut().ibgp = true;
         prefers(&e, &i);
     }
 
@@ -478,10 +479,10 @@ mod tests {
     fn lowest_bgp_identifier_wins() {
         let a = ebgp(1, 65001);
         let mut b = ebgp(2, 65002);
-        b.peer_bgp_id = Ipv4Addr::new(192, 0, 2, 100);
+        b.make_mut().peer_bgp_id = Ipv4Addr::new(192, 0, 2, 100);
         prefers(&a, &b);
         let mut c = ebgp(3, 65003);
-        c.peer_bgp_id = Ipv4Addr::new(1, 1, 1, 1);
+        c.make_mut().peer_bgp_id = Ipv4Addr::new(1, 1, 1, 1);
         prefers(&c, &a);
     }
 
@@ -489,9 +490,9 @@ mod tests {
     fn lowest_peer_address_wins() {
         let a = ebgp(1, 65001);
         let mut b = ebgp(2, 65002);
-        b.peer_bgp_id = a.peer_bgp_id;
+        b.make_mut().peer_bgp_id = a.peer_bgp_id;
         prefers(&a, &b);
-        b.peer_address = Some(IpAddr::V4(Ipv4Addr::new(9, 9, 9, 9)));
+        b.make_mut().peer_address = Some(IpAddr::V4(Ipv4Addr::new(9, 9, 9, 9)));
         prefers(&b, &a);
     }
 
@@ -568,7 +569,7 @@ mod tests {
         ));
         assert!(!multipath_equal(&local(), &local()));
         let mut bad = ebgp(2, 65001);
-        bad.eligible = false;
+        bad.make_mut().eligible = false;
         assert!(!multipath_equal(&a, &bad));
     }
 
@@ -638,8 +639,8 @@ mod tests {
         )
             .prop_map(|(id, ib, nbr, lp, len, origin, m, rid, elig)| {
                 let mut p = if ib { ibgp(id) } else { ebgp(id, 0) };
-                p.eligible = elig || id == 1;
-                p.peer_bgp_id = Ipv4Addr::new(192, 0, 2, rid);
+                p.make_mut().eligible = elig || id == 1;
+                p.make_mut().peer_bgp_id = Ipv4Addr::new(192, 0, 2, rid);
                 edit(&mut p, |a| {
                     a.local_pref = lp.map(|v| 100 + v * 10);
                     a.med = m;

@@ -5,13 +5,19 @@
 //! the path of every peer that announced it (see `loc_rib`), so a prefix costs one hash slot
 //! however many peers send it. Path attributes are interned: every UPDATE with the same
 //! attributes — from any peer — shares one `Arc<PathAttributes>`, so a peer that sends a
-//! million prefixes one per UPDATE costs one attribute set, not a million.
+//! million prefixes one per UPDATE costs one attribute set, not a million. The paths are
+//! interned on top: the prefixes of one peer with the same attributes and next hop share one
+//! [`Path`], whatever UPDATE they came in.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
-use super::PeerInfo;
+use hashbrown::HashTable;
+
+use super::{Path, PathData, PathSource, PeerInfo};
 use crate::wire::prefix::Prefix;
 use crate::wire::{Afi, AsPath, PathAttributes, Safi, Update};
 
@@ -208,10 +214,20 @@ pub(super) fn usable_next_hop(next_hop: Option<IpAddr>, ours: &HashMap<IpAddr, u
     })
 }
 
-/// One shared `Arc` per distinct attribute set in use.
+/// One shared `Arc` per distinct attribute set in use, and one shared [`Path`] per distinct
+/// path data (source, attributes, next hop) in use.
 #[derive(Debug, Default)]
 pub(super) struct Interner {
     set: HashSet<Arc<PathAttributes>>,
+    /// Hashed by [`path_key`]: the attribute set by address, since it is interned first.
+    paths: HashTable<Path>,
+    hasher: RandomState,
+}
+
+/// What a path's data is hashed by: everything but the peer's constants, which are fixed
+/// by the source while its session is up (and compared all the same).
+fn path_key(d: &PathData) -> (PathSource, *const PathAttributes, Option<IpAddr>, bool) {
+    (d.source, Arc::as_ptr(&d.attrs), d.next_hop, d.eligible)
 }
 
 impl Interner {
@@ -224,12 +240,37 @@ impl Interner {
         a
     }
 
-    /// Forgets the attribute sets among `dropped` (handles taken off removed or replaced
-    /// paths) that no path uses any more.
-    pub(super) fn release(&mut self, mut dropped: Vec<Arc<PathAttributes>>) {
-        dropped.sort_unstable_by_key(Arc::as_ptr);
-        dropped.dedup_by(|a, b| Arc::ptr_eq(a, b));
-        for a in dropped {
+    /// The shared path for `data`, whose `attrs` come from [`Interner::intern`].
+    pub(super) fn path(&mut self, data: PathData) -> Path {
+        let hash = self.hasher.hash_one(path_key(&data));
+        let hasher = &self.hasher;
+        self.paths
+            .entry(hash, |p| **p == data, |p| hasher.hash_one(path_key(p)))
+            .or_insert_with(|| Path::new(data))
+            .get()
+            .clone()
+    }
+
+    /// Forgets the paths among `dropped` (handles taken off the table, or the UPDATE's own)
+    /// that no prefix uses any more, then the attribute sets no path uses any more.
+    pub(super) fn release(&mut self, mut dropped: Vec<Path>) {
+        dropped.sort_unstable_by_key(Path::as_ptr);
+        dropped.dedup_by(|a, b| a.ptr_eq(b));
+        let mut attrs = Vec::new();
+        for p in dropped {
+            // Two handles left: the interner's and this one.
+            if p.handles() != 2 {
+                continue;
+            }
+            let hash = self.hasher.hash_one(path_key(&p));
+            if let Ok(kept) = self.paths.find_entry(hash, |k| k.ptr_eq(&p)) {
+                kept.remove();
+                attrs.push(Arc::clone(&p.attrs));
+            }
+        }
+        attrs.sort_unstable_by_key(Arc::as_ptr);
+        attrs.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        for a in attrs {
             // Two handles left: the interner's and this one.
             if Arc::strong_count(&a) == 2
                 && self.set.get(&*a).is_some_and(|kept| Arc::ptr_eq(kept, &a))
@@ -239,13 +280,21 @@ impl Interner {
         }
     }
 
-    /// Forgets every attribute set no path uses any more.
+    /// Forgets every path no prefix uses any more, then every attribute set no path uses.
     pub(super) fn sweep(&mut self) {
+        self.paths.retain(|p| p.handles() > 1);
         self.set.retain(|a| Arc::strong_count(a) > 1);
     }
 
+    /// How many attribute sets are interned.
     pub(super) fn len(&self) -> usize {
         self.set.len()
+    }
+
+    /// How many paths are interned.
+    #[cfg(test)]
+    pub(super) fn path_count(&self) -> usize {
+        self.paths.len()
     }
 }
 
@@ -429,11 +478,33 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = i.intern(attrs(&[2]));
         assert_eq!(i.len(), 2);
-        i.release(vec![a, c]);
-        assert_eq!(i.len(), 1, "[1] is still held by b, [2] is gone");
-        drop(b);
+        let path = |i: &mut Interner, attrs: &Arc<PathAttributes>, next_hop: &str| {
+            i.path(PathData {
+                source: PathSource::Peer(1),
+                peer_address: Some("10.0.0.1".parse().expect("addr")),
+                peer_bgp_id: Ipv4Addr::new(10, 0, 0, 1),
+                ibgp: false,
+                attrs: Arc::clone(attrs),
+                next_hop: Some(next_hop.parse().expect("addr")),
+                eligible: true,
+            })
+        };
+        let (pa, pc) = (path(&mut i, &a, "10.0.0.1"), path(&mut i, &c, "10.0.0.1"));
+        drop(c);
+        assert!(pa.ptr_eq(&path(&mut i, &b, "10.0.0.1")));
+        let other_hop = path(&mut i, &a, "10.0.0.9");
+        assert!(!pa.ptr_eq(&other_hop));
+        assert_eq!(i.path_count(), 3);
+        i.release(vec![pa, pc, other_hop]);
+        assert_eq!(i.path_count(), 0);
+        assert_eq!(i.len(), 1, "[1] is still held by a and b, [2] is gone");
+        let kept = path(&mut i, &a, "10.0.0.1");
+        drop((a, b));
         i.sweep();
-        assert_eq!(i.len(), 0);
+        assert_eq!((i.path_count(), i.len()), (1, 1), "a path still holds [1]");
+        drop(kept);
+        i.sweep();
+        assert_eq!((i.path_count(), i.len()), (0, 0));
     }
 
     #[test]

@@ -326,6 +326,7 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     use super::*;
+    use crate::rib::PathData;
     use crate::wire::RawAttribute;
 
     fn p(s: &str) -> Prefix {
@@ -356,7 +357,7 @@ mod tests {
     }
 
     fn learned(from: &PeerInfo, attrs: PathAttributes) -> Path {
-        Path {
+        Path::new(PathData {
             source: PathSource::Peer(from.id),
             peer_address: Some(from.address),
             peer_bgp_id: from.bgp_id,
@@ -364,7 +365,7 @@ mod tests {
             next_hop: attrs.next_hop.map(IpAddr::V4),
             attrs: Arc::new(attrs),
             eligible: true,
-        }
+        })
     }
 
     fn seq(v: &[u32]) -> Option<AsPath> {
@@ -485,7 +486,7 @@ mod tests {
         let mut attrs = ebgp_attrs();
         attrs.next_hop = None;
         let mut path = learned(&from, attrs);
-        path.next_hop = Some("2001:db8::1".parse().expect("addr"));
+        path.make_mut().next_hop = Some("2001:db8::1".parse().expect("addr"));
         let mut b = ExportBuilder::default();
         // Toward iBGP: the learned global next hop is kept.
         let a = sent(b.view(&local(), &peer(2, true), &p("2001:db8:1::/48"), &path));
@@ -497,7 +498,7 @@ mod tests {
         );
         assert!(mp.nlri.is_empty());
         // A link-local learned next hop is replaced by ours.
-        path.next_hop = Some("fe80::1".parse().expect("addr"));
+        path.make_mut().next_hop = Some("fe80::1".parse().expect("addr"));
         let a = sent(b.view(&local(), &peer(2, true), &p("2001:db8:1::/48"), &path));
         assert_eq!(
             a.mp_reach.expect("mp").next_hops,
@@ -509,7 +510,7 @@ mod tests {
         let mut to = peer(2, true);
         to.local_v6_next_hop = None;
         let mut b = ExportBuilder::default();
-        path.next_hop = Some("fe80::1".parse().expect("addr"));
+        path.make_mut().next_hop = Some("fe80::1".parse().expect("addr"));
         assert!(matches!(
             b.view(&local(), &to, &p("2001:db8:1::/48"), &path),
             View::NoNextHop

@@ -634,7 +634,7 @@ fn interned_attributes_are_shared_and_released() {
     assert_eq!(r.attribute_set_count(), 2);
     r.peer_down(2);
     assert_eq!(r.attribute_set_count(), 1);
-    let all: Vec<Prefix> = r.loc_rib().map(|(p, _)| *p).collect();
+    let all: Vec<Prefix> = r.loc_rib().map(|(p, _)| p).collect();
     let ps: Vec<String> = all.iter().map(|p| p.to_string()).collect();
     let refs: Vec<&str> = ps.iter().map(String::as_str).collect();
     r.update(1, withdraw(&refs));
@@ -658,6 +658,25 @@ fn one_update_of_many_prefixes_is_one_group() {
     assert_eq!(e.announce[0].1.len(), 1000);
     assert_eq!(r.adj_rib_in_count(1), 1000);
     assert_eq!(r.adj_rib_out_count(2), 1000);
+}
+
+#[test]
+fn a_mass_withdrawal_gives_memory_back() {
+    let mut r = rib(1);
+    r.peer_up(ebgp(1, 65001));
+    let names: Vec<String> = (0..8000u32)
+        .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    r.update(1, announce(&refs, &[65001], "10.0.0.1"));
+    assert!(r.table.capacity() >= 8000);
+    let ch = r.update(1, withdraw(&refs[100..]));
+    assert_eq!(ch.fib.len(), 7900);
+    assert_eq!(r.prefix_count(), 100);
+    assert!(r.table.capacity() < 2000, "{}", r.table.capacity());
+    for name in &refs[..100] {
+        assert!(r.best(&p(name)).is_some());
+    }
 }
 
 #[test]

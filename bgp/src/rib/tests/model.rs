@@ -148,7 +148,7 @@ fn variant_path(peer: &PeerInfo, v: &Variant, prefix: &Prefix) -> Path {
     } else {
         V6_NH[v.next_hop]
     };
-    Path {
+    Path::new(PathData {
         source: PathSource::Peer(peer.id),
         peer_address: Some(peer.address),
         peer_bgp_id: peer.bgp_id,
@@ -156,7 +156,7 @@ fn variant_path(peer: &PeerInfo, v: &Variant, prefix: &Prefix) -> Path {
         attrs: Arc::new(attrs),
         next_hop: Some(ip(next_hop)),
         eligible: v.next_hop != 3,
-    }
+    })
 }
 
 #[derive(Default)]
