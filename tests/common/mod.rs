@@ -29,6 +29,7 @@
 pub mod bgpod;
 pub mod bird;
 pub mod frr;
+pub mod interop;
 pub mod kernel;
 pub mod lab;
 pub mod netns;
