@@ -47,8 +47,18 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+/// A per-process random key mixed into every hash: peers choose the prefixes, and an unkeyed
+/// (invertible) mix would let one craft prefixes that all land in the same buckets.
+fn seed() -> u64 {
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SEED.get_or_init(|| {
+        use std::hash::BuildHasher;
+        std::collections::hash_map::RandomState::new().hash_one(0x0062_6770_6f64_u64)
+    })
+}
+
 fn h4(addr: u32, len: u8) -> u64 {
-    mix((u64::from(addr) << 8) | u64::from(len))
+    mix(seed() ^ ((u64::from(addr) << 8) | u64::from(len)))
 }
 
 fn h6(addr: &[u8; 16], len: u8) -> u64 {
@@ -56,7 +66,7 @@ fn h6(addr: &[u8; 16], len: u8) -> u64 {
     // Truncation intended: the two halves are folded into one word.
     #[allow(clippy::cast_possible_truncation)]
     let (hi, lo) = ((v >> 64) as u64, v as u64);
-    mix(hi ^ mix(lo ^ u64::from(len)))
+    mix(hi ^ mix(seed() ^ lo ^ u64::from(len)))
 }
 
 /// The table key of a prefix: its network address (host bits cleared) and length.
