@@ -71,6 +71,13 @@ fn node_config(me_v4: &str, me_v6: &str, pods: [&str; 2], peer: BgpodPeer) -> Bg
 }
 
 /// Wait until `node` has the other node's two pod CIDRs from `peer`, next hops `peer_v4`
+/// Node A (peering B with `a_peer`) and node B (peering A with `b_peer`), both started.
+fn start_pair(t: &Topo, a_peer: BgpodPeer, b_peer: BgpodPeer) -> (Bgpod<'_>, Bgpod<'_>) {
+    let a = Bgpod::start(&t.a, "node-a", &node_config(A_V4, A_V6, A_PODS, a_peer));
+    let b = Bgpod::start(&t.b, "node-b", &node_config(B_V4, B_V6, B_PODS, b_peer));
+    (a, b)
+}
+
 /// and `peer_v6`, empty AS path (iBGP), LOCAL_PREF 100.
 fn wait_pods_learned(node: &Bgpod, peer_pods: [&str; 2], peer_v4: &str, peer_v6: &str) {
     let peer = addr_of(peer_v4);
@@ -89,16 +96,7 @@ fn wait_pods_learned(node: &Bgpod, peer_pods: [&str; 2], peer_v4: &str, peer_v6:
 fn ibgp_nodes_exchange_ipv4_and_ipv6_pod_cidrs() {
     let t = topo("2n-xchg");
     let (a_ip, b_ip) = (addr_of(A_V4), addr_of(B_V4));
-    let a = Bgpod::start(
-        &t.a,
-        "node-a",
-        &node_config(A_V4, A_V6, A_PODS, BgpodPeer::new(b_ip, ASN)),
-    );
-    let b = Bgpod::start(
-        &t.b,
-        "node-b",
-        &node_config(B_V4, B_V6, B_PODS, BgpodPeer::new(a_ip, ASN)),
-    );
+    let (a, b) = start_pair(&t, BgpodPeer::new(b_ip, ASN), BgpodPeer::new(a_ip, ASN));
 
     wait_until(TIMEOUT, POLL, || a.established(b_ip));
     wait_until(TIMEOUT, POLL, || b.established(a_ip));
@@ -147,16 +145,7 @@ fn ibgp_nodes_exchange_ipv4_and_ipv6_pod_cidrs() {
 fn sigterm_sends_cease_and_peer_withdraws_at_once() {
     let t = topo("2n-term");
     let (a_ip, b_ip) = (addr_of(A_V4), addr_of(B_V4));
-    let a = Bgpod::start(
-        &t.a,
-        "node-a",
-        &node_config(A_V4, A_V6, A_PODS, BgpodPeer::new(b_ip, ASN)),
-    );
-    let b = Bgpod::start(
-        &t.b,
-        "node-b",
-        &node_config(B_V4, B_V6, B_PODS, BgpodPeer::new(a_ip, ASN)),
-    );
+    let (a, b) = start_pair(&t, BgpodPeer::new(b_ip, ASN), BgpodPeer::new(a_ip, ASN));
     wait_until(TIMEOUT, POLL, || b.established(a_ip));
     wait_pods_learned(&b, A_PODS, A_V4, A_V6);
 
@@ -222,15 +211,10 @@ fn sigterm_sends_cease_and_peer_withdraws_at_once() {
 fn hold_timer_expiry_withdraws_routes() {
     let t = topo("2n-hold");
     let (a_ip, b_ip) = (addr_of(A_V4), addr_of(B_V4));
-    let a = Bgpod::start(
-        &t.a,
-        "node-a",
-        &node_config(A_V4, A_V6, A_PODS, BgpodPeer::new(b_ip, ASN)),
-    );
-    let b = Bgpod::start(
-        &t.b,
-        "node-b",
-        &node_config(B_V4, B_V6, B_PODS, BgpodPeer::new(a_ip, ASN).hold_time(3)),
+    let (a, b) = start_pair(
+        &t,
+        BgpodPeer::new(b_ip, ASN),
+        BgpodPeer::new(a_ip, ASN).hold_time(3),
     );
     wait_until(TIMEOUT, POLL, || b.established(a_ip));
     wait_pods_learned(&b, A_PODS, A_V4, A_V6);
@@ -270,45 +254,25 @@ fn hold_timer_expiry_withdraws_routes() {
 fn missing_required_capability_is_refused_with_2_7() {
     let t = topo("2n-reqcap");
     let (a_ip, b_ip) = (addr_of(A_V4), addr_of(B_V4));
-    let a = Bgpod::start(
-        &t.a,
-        "node-a",
-        &node_config(
-            A_V4,
-            A_V6,
-            A_PODS,
-            BgpodPeer::new(b_ip, ASN).require_capability("graceful-restart"),
-        ),
+    let (a, b) = start_pair(
+        &t,
+        BgpodPeer::new(b_ip, ASN).require_capability("graceful-restart"),
+        BgpodPeer::new(a_ip, ASN),
     );
-    let b = Bgpod::start(
-        &t.b,
-        "node-b",
-        &node_config(B_V4, B_V6, B_PODS, BgpodPeer::new(a_ip, ASN)),
-    );
-    let error_of = |node: &Bgpod, peer| -> Result<String, String> {
-        let p = node.peer(peer)?;
-        p.last_error
-            .clone()
-            .ok_or_else(|| format!("no error yet: {p:?}"))
+    // `node`'s last error about `peer` once it mentions `side` ("sent" / "received") and 2/7.
+    let wait_error = |node: &Bgpod, peer, side: &str| -> String {
+        wait_until(TIMEOUT, POLL, || {
+            let p = node.peer(peer)?;
+            match &p.last_error {
+                Some(e) if e.contains(side) && e.contains("Unsupported Capability") => {
+                    Ok(e.clone())
+                }
+                other => Err(format!("last_error so far: {other:?}")),
+            }
+        })
     };
-    let sent = wait_until(TIMEOUT, POLL, || {
-        error_of(&a, b_ip).and_then(|e| {
-            if e.contains("sent") && e.contains("Unsupported Capability") {
-                Ok(e)
-            } else {
-                Err(e)
-            }
-        })
-    });
-    let received = wait_until(TIMEOUT, POLL, || {
-        error_of(&b, a_ip).and_then(|e| {
-            if e.contains("received") && e.contains("Unsupported Capability") {
-                Ok(e)
-            } else {
-                Err(e)
-            }
-        })
-    });
+    let sent = wait_error(&a, b_ip, "sent");
+    let received = wait_error(&b, a_ip, "received");
     eprintln!("A: {sent}\nB: {received}");
     holds_for(Duration::from_secs(2), POLL, || {
         let (pa, pb) = (a.peer(b_ip)?, b.peer(a_ip)?);
