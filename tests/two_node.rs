@@ -70,7 +70,6 @@ fn node_config(me_v4: &str, me_v6: &str, pods: [&str; 2], peer: BgpodPeer) -> Bg
         .peer(peer)
 }
 
-/// Wait until `node` has the other node's two pod CIDRs from `peer`, next hops `peer_v4`
 /// Node A (peering B with `a_peer`) and node B (peering A with `b_peer`), both started.
 fn start_pair(t: &Topo, a_peer: BgpodPeer, b_peer: BgpodPeer) -> (Bgpod<'_>, Bgpod<'_>) {
     let a = Bgpod::start(&t.a, "node-a", &node_config(A_V4, A_V6, A_PODS, a_peer));
@@ -78,6 +77,7 @@ fn start_pair(t: &Topo, a_peer: BgpodPeer, b_peer: BgpodPeer) -> (Bgpod<'_>, Bgp
     (a, b)
 }
 
+/// Wait until `node` has the other node's two pod CIDRs from `peer`, next hops `peer_v4`
 /// and `peer_v6`, empty AS path (iBGP), LOCAL_PREF 100.
 fn wait_pods_learned(node: &Bgpod, peer_pods: [&str; 2], peer_v4: &str, peer_v6: &str) {
     let peer = addr_of(peer_v4);
